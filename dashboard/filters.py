@@ -1,0 +1,100 @@
+"""The calls page's filter form: its whole state lives in the URL."""
+
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dashboard.models import CallRecord, CallStats
+from dashboard.phone import number_key
+
+MAX_RANGE_DAYS = 31
+MAX_FEE = 10**9
+MAX_TALK_SECONDS = 10**7
+CONTAINS, BEGINS, ENDS = "contains", "begins", "ends"
+MATCH_CHOICES = [(CONTAINS, _("contains")), (BEGINS, _("begins with")), (ENDS, _("ends with"))]
+
+
+def yesterday():
+    return timezone.localdate() - timedelta(days=1)
+
+
+class CallFilterForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end:
+            if end < start:
+                self.add_error("date_to", _("The end date is before the start date."))
+            elif (end - start).days + 1 > MAX_RANGE_DAYS:
+                self.add_error("date_to", _("Choose at most %(days)d days.") % {"days": MAX_RANGE_DAYS})
+        return cleaned
+
+
+class CallFilter(django_filters.FilterSet):
+    """Filters calls of one account. The view supplies the account's queryset and the
+    date defaults; every value here is validated by the form before it reaches SQL."""
+
+    date_from = django_filters.DateFilter(field_name="day", lookup_expr="gte", label=_("From"),
+                                          widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = django_filters.DateFilter(field_name="day", lookup_expr="lte", label=_("To"),
+                                        widget=forms.DateInput(attrs={"type": "date"}))
+    caller = django_filters.CharFilter(method="filter_number", label=_("Caller"), max_length=64)
+    caller_match = django_filters.ChoiceFilter(choices=MATCH_CHOICES, method="filter_nothing",
+                                               empty_label=None, label=_("Caller match"))
+    callee = django_filters.CharFilter(method="filter_number", label=_("Callee"), max_length=64)
+    callee_match = django_filters.ChoiceFilter(choices=MATCH_CHOICES, method="filter_nothing",
+                                               empty_label=None, label=_("Callee match"))
+    call_level = django_filters.ChoiceFilter(field_name="call_level", label=_("Call level"),
+                                             empty_label=_("All levels"))
+    answered = django_filters.BooleanFilter(method="filter_answered", label=_("Answered only"),
+                                            widget=forms.CheckboxInput)
+    talk_min = django_filters.NumberFilter(field_name="talk_seconds", lookup_expr="gte",
+                                           label=_("Talk time ≥ (s)"), min_value=0,
+                                           max_value=MAX_TALK_SECONDS, decimal_places=0)
+    fee_min = django_filters.NumberFilter(field_name="fee", lookup_expr="gte", label=_("Fee from"),
+                                          min_value=-MAX_FEE, max_value=MAX_FEE, decimal_places=6)
+    fee_max = django_filters.NumberFilter(field_name="fee", lookup_expr="lte", label=_("Fee to"),
+                                          min_value=-MAX_FEE, max_value=MAX_FEE, decimal_places=6)
+    customer = django_filters.CharFilter(method="filter_customer", label=_("Customer"), max_length=100)
+
+    class Meta:
+        model = CallRecord
+        fields = []
+        form = CallFilterForm
+
+    def __init__(self, data=None, *args, account=None, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        levels = CallStats.objects.levels(account) if account is not None else []
+        self.filters["call_level"].extra["choices"] = [(level, level or _("(none)")) for level in levels]
+
+    def filter_nothing(self, queryset, name, value):
+        return queryset  # read by filter_number
+
+    def filter_number(self, queryset, name, value):
+        key = number_key(value)
+        if not key:
+            return queryset
+        match = self.form.cleaned_data.get(f"{name}_match") or CONTAINS
+        column = f"{name}_key"
+        if match == BEGINS and ord(key[-1]) < 0x10FFFF:
+            # A range, not LIKE 'x%': SQLite cannot use an index for LIKE.
+            upper = key[:-1] + chr(ord(key[-1]) + 1)
+            return queryset.filter(**{f"{column}__gte": key, f"{column}__lt": upper})
+        if match == BEGINS:
+            return queryset.filter(**{f"{column}__startswith": key})
+        if match == ENDS:
+            return queryset.filter(**{f"{column}__endswith": key})
+        return queryset.filter(**{f"{column}__contains": key})
+
+    def filter_answered(self, queryset, name, value):
+        return queryset.filter(talk_seconds__gt=0) if value else queryset
+
+    def filter_customer(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(customer_account__icontains=value) | Q(customer_name__icontains=value))
