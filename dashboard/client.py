@@ -24,6 +24,7 @@ from datetime import date
 from decimal import Decimal
 
 import requests
+import urllib3
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from requests.adapters import HTTPAdapter
@@ -194,6 +195,9 @@ class VosClient:
             # Only reached when retries on status codes ran out without a response.
             raise UpstreamError("server_error", detail=type(exc).__name__) from None
         except requests.exceptions.ConnectionError as exc:
+            # Read timeouts that exhausted the retries arrive wrapped as connection errors.
+            if "timed out" in str(exc).lower():
+                raise UpstreamError("timeout", detail=str(_("no data for %(s)ss")) % {"s": timeout[1]}) from None
             raise UpstreamError("connection", detail=_connection_note(exc)) from None
         except requests.exceptions.RequestException as exc:
             raise UpstreamError("connection", detail=type(exc).__name__) from None
@@ -229,15 +233,17 @@ class VosClient:
             raise UpstreamError("too_large", status=response.status_code, detail=_size_note(int(declared), cap))
         chunks, size = [], 0
         try:
-            for chunk in response.iter_content(chunk_size=256 * 1024):
+            # read1 returns what one socket read brings: the wall-clock deadline is
+            # checked between reads even when the platform drips a few bytes at a time.
+            while chunk := response.raw.read1(256 * 1024, decode_content=True):
                 size += len(chunk)
                 if size > cap:
                     raise UpstreamError("too_large", status=response.status_code, detail=_size_note(size, cap))
                 if time.monotonic() > deadline:
                     raise UpstreamError("timeout", detail=_deadline_note())
                 chunks.append(chunk)
-        except requests.exceptions.RequestException as exc:
-            if isinstance(exc.__context__, TimeoutError) or "timed out" in str(exc).lower():
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+            if isinstance(exc, urllib3.exceptions.TimeoutError) or "timed out" in str(exc).lower():
                 raise UpstreamError("timeout", detail=str(_("the answer stopped arriving"))) from None
             raise UpstreamError("connection", detail=type(exc).__name__) from None
         return b"".join(chunks)

@@ -187,6 +187,26 @@ class CallStatsQuerySet(models.QuerySet):
         )
         return with_rates(totals)
 
+    def in_range(self, account, start, end):
+        """One account's buckets for the days start..end, both included."""
+        return self.filter(account=account, day__range=(start, end))
+
+    def daily_by_level(self):
+        """Dicts of day, call_level, calls, answered, talk_seconds, fees (Decimal), one per
+        (day, level) in that order: the daily totals are their sums, so one scan serves
+        both the daily and the per-level charts."""
+        return self._sums("day", "call_level")
+
+    def by_hour(self):
+        """Dicts of hour, calls, answered, talk_seconds, fees, one per hour that has calls."""
+        return self._sums("hour")
+
+    def _sums(self, *keys):
+        return (self.order_by().values(*keys)
+                .annotate(calls=Sum("calls"), answered=Sum("answered"),
+                          talk_seconds=Sum("talk_seconds"), fees=Sum("fees"))
+                .order_by(*keys))
+
 
 class CallStats(models.Model):
     """Per (account, day, call level, hour) sums, written with the day's rows so charts

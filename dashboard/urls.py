@@ -12,6 +12,8 @@ urlpatterns = [
     path("calls/export.csv", calls.ExportView.as_view(format="csv"), name="calls-export-csv"),
     path("calls/export.xlsx", calls.ExportView.as_view(format="xlsx"), name="calls-export-xlsx"),
     path("charts/", charts.ChartsView.as_view(), name="charts"),
+    path("charts/sync/", charts.ChartsSyncView.as_view(), name="charts-sync"),
+    path("charts/export.csv", charts.ChartsExportView.as_view(), name="charts-export-csv"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -21,6 +21,9 @@ def _fast_upstream(settings):
     settings.VOS_READ_TIMEOUT = 5
     settings.VOS_DAY_DEADLINE = 20
     settings.VOS_PAGE_SIZE = 500
+    # Worker threads have their own connections and cannot see a test's uncommitted
+    # rows; tests of the parallel path use transactional_db and set this themselves.
+    settings.SYNC_PARALLELISM = 1
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +55,7 @@ def other_user(django_user_model):
 
 
 def make_credential(owner, base_url, *, token=TOKEN, user_id=PLATFORM_USER, accounts=(1,)):
-    credential = Credential(user=owner, label=f"{owner.username}'s platform", base_url=base_url,
+    credential = Credential(user=owner, label=f"{owner.username} platform", base_url=base_url,
                             platform_user_id=user_id)
     credential.set_token(token)
     credential.save()
