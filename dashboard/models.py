@@ -193,19 +193,17 @@ class CallStatsQuerySet(models.QuerySet):
 
     def daily_by_level(self):
         """Dicts of day, call_level, calls, answered, talk_seconds, fees (Decimal), one per
-        (day, level) in that order: the daily totals are their sums, so one scan serves
+        (day, level), in that order: the daily totals are their sums, so one scan serves
         both the daily and the per-level charts."""
-        return self._sums("day", "call_level")
-
-    def by_hour(self):
-        """Dicts of hour, calls, answered, talk_seconds, fees, one per hour that has calls."""
-        return self._sums("hour")
-
-    def _sums(self, *keys):
-        return (self.order_by().values(*keys)
+        return (self.order_by().values("day", "call_level")
                 .annotate(calls=Sum("calls"), answered=Sum("answered"),
                           talk_seconds=Sum("talk_seconds"), fees=Sum("fees"))
-                .order_by(*keys))
+                .order_by("day", "call_level"))
+
+    def by_hour(self):
+        """Dicts of hour, calls, answered, one per hour of the day that has calls."""
+        return (self.order_by().values("hour")
+                .annotate(calls=Sum("calls"), answered=Sum("answered")).order_by("hour"))
 
 
 class CallStats(models.Model):

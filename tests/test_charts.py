@@ -10,7 +10,7 @@ import pytest
 from django.db.models import Count, Q, Sum
 from django.utils import timezone, translation
 
-from dashboard import charts, sync
+from dashboard import chart_display, charts, sync
 from dashboard.models import CallRecord
 from dashboard.tables import fee_text
 
@@ -28,7 +28,7 @@ def page_for(account, start, end):
 
 
 def data_for(page):
-    return charts.chart_data(page, urls={"sync": "/s/", "calls": "/c/"}, batch_days=3, text={})
+    return chart_display.chart_data(page, urls={"sync": "/s/", "calls": "/c/"}, batch_days=3, text={})
 
 
 def record_sums(account, day):
@@ -139,7 +139,7 @@ def test_it_compares_with_the_previous_period_once_it_is_stored(sim, account, ye
     sync.sync_days(accounts=[account], days=[start, yesterday])
     page = page_for(account, start, yesterday)
     assert page.previous is None and not page.comparable and page.previous_gaps == 2
-    assert all(kpi.change == "" and kpi.previous == "" for kpi in charts.kpis(page))
+    assert all(kpi.change == "" and kpi.previous == "" for kpi in chart_display.kpis(page))
 
     sim.config.calls_per_day = 200  # a quieter previous period
     sync.sync_days(accounts=[account], days=[page.previous_start, page.previous_end])
@@ -149,7 +149,7 @@ def test_it_compares_with_the_previous_period_once_it_is_stored(sim, account, ye
     before = CallRecord.objects.filter(day__lt=start).summary()
     assert page.previous["calls"] == before["calls"] < now["calls"]
     with translation.override("en"):
-        cards = {kpi.label: kpi for kpi in charts.kpis(page)}
+        cards = {kpi.label: kpi for kpi in chart_display.kpis(page)}
     calls_change = (now["calls"] - before["calls"]) * 100 / before["calls"]
     assert cards["Calls"].change == f"{calls_change:+.1f}%"
     assert cards["Calls"].trend == "up"
@@ -205,7 +205,7 @@ def test_it_exports_the_same_figures_as_the_chart_data(sim, account, yesterday):
     page = page_for(account, start, yesterday)
     data = data_for(page)
     with translation.override("en"):
-        text = charts.daily_csv(page)
+        text = chart_display.daily_csv(page)
     assert text.startswith("\ufeff")
     header, *rows = list(csv.reader(io.StringIO(text[1:])))
     assert header[:3] == ["Day", "Calls", "Answered"]
@@ -236,7 +236,7 @@ def test_it_exports_the_same_figures_as_the_chart_data(sim, account, yesterday):
 ])
 def test_it_formats_figures_for_people(kind, value, shown):
     with translation.override("en"):
-        assert charts.display(kind, value) == shown
+        assert chart_display.display(kind, value) == shown
 
 
 def test_it_keeps_a_level_colour_slot_by_name(sim, account, yesterday):

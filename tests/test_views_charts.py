@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import charts, sync
+from dashboard import chart_display, charts, sync
 from dashboard.models import CallRecord, CallStats, SyncState
 from tests.conftest import make_credential
 
@@ -178,7 +178,7 @@ def test_it_exports_the_daily_table_as_the_charts_show_it(client, account, yeste
             assert [unescape(cell) for cell in re.findall(r'<td class="num">(.*?)</td>', cells)] == \
                 row.cells
             assert row.cells[0] == f"{values:,}"
-            assert row.cells[5] == charts.display("money", row.figures["fees"])
+            assert row.cells[5] == chart_display.display("money", row.figures["fees"])
 
 
 def test_it_fetches_days_through_the_sync_endpoint(client, account, yesterday):

@@ -1,7 +1,5 @@
 """The calls page: find one call, or every call of a number, fast."""
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.http import HttpResponseRedirect, QueryDict
 from django.urls import reverse
@@ -22,10 +20,6 @@ PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
 
 
-def days_between(start, end):
-    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
-
-
 class CallsMixin:
     """Reads the filter state from the URL into an account, a valid filterset and days."""
 
@@ -40,9 +34,7 @@ class CallsMixin:
             data, queryset=self.base_queryset(), request=request, account=self.account
         )
         self.valid = self.filterset.is_valid() and self.account is not None
-        self.days = (days_between(self.filterset.form.cleaned_data["date_from"],
-                                  self.filterset.form.cleaned_data["date_to"])
-                     if self.valid else [])
+        self.days = self.filterset.days() if self.valid else []
 
     def base_queryset(self):
         if self.account is None:
@@ -92,7 +84,7 @@ class CallsView(CallsMixin, SingleTableMixin, FilterView):
             nav="calls",
             account=self.account,
             accounts=user_accounts(self.request.user),
-            summary=self.object_list.summary() if self.valid else None,
+            summary=self.filterset.summary() if self.valid else None,
             page_sizes=PAGE_SIZES,
             page_size=self.page_size(),
             states=states,
