@@ -112,19 +112,19 @@ def measure(client, url: str, runs: int) -> dict:
 
 
 def measure_data(account, start, end, runs: int) -> dict:
-    """The data building alone (dashboard.charts), without the template."""
+    """The figures and the chart data alone, without the table and the template."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from dashboard import charts
+    from dashboard import chart_display, charts
 
     times = []
     for _run in range(runs + 2):
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             page = charts.chart_page(account=account, start=start, end=end, now=timezone.now())
-            charts.chart_data(page, urls={}, batch_days=3, text={})
+            chart_display.chart_data(page, urls={}, batch_days=3, text={})
             times.append((time.perf_counter() - started) * 1000)
     times = sorted(times[2:])
     return {"median_ms": statistics.median(times),
@@ -174,7 +174,7 @@ def main(argv=None) -> dict:
             client, f"{reverse('charts')}?account={account.pk}", runs),
         f"daily CSV, {DAYS} days": measure(
             client, f"{reverse('charts-export-csv')}?{query}", runs),
-        f"data only (charts.py), {DAYS} days": measure_data(account, start, end, runs),
+        f"figures + chart data only, {DAYS} days": measure_data(account, start, end, runs),
     }
 
     print(f"\nCharts page benchmark: {DAYS} days {start}…{end} (+ the {DAYS} before), "

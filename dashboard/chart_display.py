@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import numberformat
@@ -39,6 +40,9 @@ KPIS = (
 )
 
 
+_QUANTA = {2: Decimal("0.01"), 4: Decimal("0.0001")}
+
+
 def number_style() -> dict:
     """The active language's separators and grouping, looked up once for many numbers
     (django.utils.formats.number_format looks them up for every one: 2x slower)."""
@@ -67,7 +71,7 @@ def display(kind: str, value, style: dict | None = None) -> str:
         return talk_time(round(value))
     places = 2 if kind == "money" else 4
     # numberformat cuts Decimals instead of rounding them.
-    return "¥" + number(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), places)
+    return "¥" + number(value.quantize(_QUANTA[places], ROUND_HALF_UP), places)
 
 
 def kpis(page: ChartPage) -> list[Kpi]:

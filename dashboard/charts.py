@@ -25,7 +25,7 @@ DEFAULT_RANGE_DAYS = 30
 # from date.min.
 EARLIEST_DAY = date(2000, 1, 1)
 MISSING, FAILED = "missing", "failed"
-LEVEL_KEYS = ("calls", "answered", "talk_seconds", "fees")
+SUMMED = ("calls", "answered", "talk_seconds", "fees")  # what adds up across buckets
 _FEE_RATE_PLACES = Decimal("0.0001")
 
 
@@ -79,7 +79,7 @@ def figures(sums: dict) -> dict:
 
 
 def _add(into: dict, sums: dict) -> None:
-    for key in LEVEL_KEYS:
+    for key in SUMMED:
         into[key] = into.get(key, 0) + sums[key]
 
 
@@ -145,9 +145,9 @@ def chart_page(*, account: VosAccount, start: date, end: date, now: datetime) ->
     rows = [_daily_row(day, states.get(day), by_day.get(day, {})) for day in days]
 
     range_sums: dict = {}
-    for day_levels in by_day.values():
-        for sums in day_levels.values():
-            _add(range_sums, sums)
+    for row in rows:
+        if row.figures is not None:
+            _add(range_sums, row.figures)
     hours = [{"calls": 0, "answered": 0} for _hour in range(24)]
     for bucket in stats.by_hour():
         hours[bucket["hour"]] = {"calls": bucket["calls"], "answered": bucket["answered"]}

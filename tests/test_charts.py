@@ -28,7 +28,8 @@ def page_for(account, start, end):
 
 
 def data_for(page):
-    return chart_display.chart_data(page, urls={"sync": "/s/", "calls": "/c/"}, batch_days=3, text={})
+    return chart_display.chart_data(page, urls={"sync": "/s/", "calls": "/c/"}, batch_days=3,
+                                    text={})
 
 
 def record_sums(account, day):

@@ -273,10 +273,17 @@ def test_refresh_needs_a_csrf_token(user, account, sim):
 
 
 def test_a_user_without_credentials_is_told_what_to_do(logged_in):
-    body = logged_in.get(reverse("calls")).content.decode()
-    assert "admin" in body.lower()
+    body = logged_in.get(reverse("calls"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "No platform credential is set up for you yet" in body
+    assert "<table" not in body
 
 
 def test_the_page_runs_a_bounded_number_of_queries(logged_in, stored, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         page(logged_in, caller="138", caller_match="begins", sort="-fee")
+
+
+def test_blank_dates_mean_yesterday(logged_in, account, sim, yesterday):
+    response = logged_in.get(reverse("calls"), {"date_from": "", "date_to": ""})
+    assert response.status_code == 200
+    assert response.context["filter"].days() == [yesterday]

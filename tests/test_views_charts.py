@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from dashboard import chart_display, charts, sync
 from dashboard.models import CallRecord, CallStats, SyncState
@@ -52,9 +52,14 @@ def post_sync(client, account, days):
                        {"account": account.pk, "day": [str(day) for day in days]})
 
 
-def test_it_requires_login(account):
-    response = Client().get(reverse("charts"))
-    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+def test_it_requires_login(account, yesterday):
+    for response in (Client().get(reverse("charts")),
+                     Client().get(reverse("charts-export-csv")),
+                     Client().post(reverse("charts-sync"),
+                                   {"account": account.pk, "day": [str(yesterday)]})):
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    assert not SyncState.objects.exists()
 
 
 def test_it_shows_the_last_30_days_ending_yesterday_by_default(client, account, yesterday):
@@ -170,15 +175,18 @@ def test_it_exports_the_daily_table_as_the_charts_show_it(client, account, yeste
 
     html = response.content.decode()
     body = html[html.index('<table class="daily">'):]
-    for row, values in zip(page.rows, data["calls"]):
-        cells = re.search(rf">{row.day}</a></th>(.*?)</tr>", body, re.S).group(1)
-        if values is None:
-            assert "Not stored yet" in cells
-        else:
-            assert [unescape(cell) for cell in re.findall(r'<td class="num">(.*?)</td>', cells)] == \
-                row.cells
-            assert row.cells[0] == f"{values:,}"
-            assert row.cells[5] == chart_display.display("money", row.figures["fees"])
+    table = response.context["table_rows"]
+    assert [row.day for row in table] == data["days"]
+    for shown, row, calls in zip(table, page.rows, data["calls"]):
+        cells = re.search(rf">{shown.day}</a></th>(.*?)</tr>", body, re.S).group(1)
+        if calls is None:
+            assert shown.cells is None and "Not stored yet" in cells
+            continue
+        assert [unescape(cell) for cell in re.findall(r'<td class="num">(.*?)</td>', cells)] == \
+            shown.cells
+        with translation.override("en"):
+            assert shown.cells[0] == chart_display.display("count", calls)
+            assert shown.cells[5] == chart_display.display("money", row.figures["fees"])
 
 
 def test_it_fetches_days_through_the_sync_endpoint(client, account, yesterday):

@@ -28,8 +28,11 @@ class CallsMixin:
     def load_filters(self, request, params):
         self.account = resolve_account(request, params)
         data = params.copy()
-        data.setdefault("date_from", yesterday().isoformat())
-        data.setdefault("date_to", data["date_from"])
+        # Absent or blank: yesterday, and a one-day range.
+        if not data.get("date_from"):
+            data["date_from"] = yesterday().isoformat()
+        if not data.get("date_to"):
+            data["date_to"] = data["date_from"]
         self.filterset = CallFilter(
             data, queryset=self.base_queryset(), request=request, account=self.account
         )

@@ -26,7 +26,7 @@ SYNC_BATCH_DAYS = 3  # per browser request: each answers within PAGE_SYNC_SECOND
 MAX_SYNC_DAYS = 7
 
 
-class DateInput(forms.DateInput):
+class IsoDateInput(forms.DateInput):
     input_type = "date"
 
     def __init__(self):
@@ -35,8 +35,8 @@ class DateInput(forms.DateInput):
 
 
 class ChartRangeForm(forms.Form):
-    date_from = forms.DateField(label=gettext_lazy("From"), widget=DateInput())
-    date_to = forms.DateField(label=gettext_lazy("To"), widget=DateInput())
+    date_from = forms.DateField(label=gettext_lazy("From"), widget=IsoDateInput())
+    date_to = forms.DateField(label=gettext_lazy("To"), widget=IsoDateInput())
 
     def __init__(self, data, *, today: date):
         super().__init__(data)
@@ -103,10 +103,10 @@ def script_text() -> dict:
         "hour_axis": _("Hour of day"), "fees": _("Fees"), "answer_rate": _("Answer rate"),
         "calls": _("%(n)s calls"), "talk": _("Talk time: %(n)s min"),
         "share": _("%(n)s calls (%(share)s%%)"), "gap": _("not stored"),
-        "open_day": _("Click a bar to see that day's calls."),
         "progress": _("%(done)s of %(total)s days fetched"),
         "reloading": _("Done; showing the fetched days…"),
         "stopped": _("Fetching stopped: %(error)s. Reload the page to try again."),
+        "signed_out": _("you may have been logged out"),
         "not_in_time": _("Some days were not fetched in time. Reload the page to try again."),
     }
 
@@ -126,10 +126,10 @@ class ChartsView(TemplateView):
         page = charts.chart_page(account=account, start=form.cleaned_data["date_from"],
                                  end=form.cleaned_data["date_to"], now=timezone.now())
         urls = {"sync": reverse("charts-sync"), "calls": reverse("calls")}
-        context.update(
-            page=page, kpis=chart_display.kpis(page), table_rows=chart_display.table_rows(page),
-            charts_data=chart_display.chart_data(page, urls=urls, batch_days=SYNC_BATCH_DAYS,
-                                          text=script_text()))
+        data = chart_display.chart_data(page, urls=urls, batch_days=SYNC_BATCH_DAYS,
+                                        text=script_text())
+        context.update(page=page, kpis=chart_display.kpis(page),
+                       table_rows=chart_display.table_rows(page), charts_data=data)
         return context
 
 
@@ -140,11 +140,13 @@ class ChartsExportView(View):
         account = resolve_account(request, request.GET)
         form = ChartRangeForm.from_params(request.GET, today=timezone.localdate())
         if account is None or not form.is_valid():
-            messages.error(request, _("Fix the dates before exporting."))
+            if account is not None:
+                messages.error(request, _("Fix the dates before exporting."))
             return HttpResponseRedirect(reverse("charts") + "?" + request.GET.urlencode())
         start, end = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
         page = charts.chart_page(account=account, start=start, end=end, now=timezone.now())
-        response = HttpResponse(chart_display.daily_csv(page), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(chart_display.daily_csv(page),
+                                content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="daily-{account.pk}-{start}-{end}.csv"')
         return response

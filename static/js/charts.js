@@ -314,7 +314,11 @@
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
         }
-        return response.json();  // an expired session answers the login page: not JSON
+        // An expired session is redirected to the login page, which is not JSON.
+        if ((response.headers.get("Content-Type") || "").indexOf("application/json") !== 0) {
+          throw new Error(text.signed_out);
+        }
+        return response.json();
       }).then(function (answer) {
         answer.days.forEach(record);
         show();
