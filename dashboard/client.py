@@ -79,7 +79,8 @@ def render_error(kind: str, status: int | None, detail: str, upstream_message: s
     template = ERROR_MESSAGES.get(kind, ERROR_MESSAGES["http_error"])
     text = str(template) % {"status": status if status is not None else "-", "detail": detail}
     if upstream_message:
-        text = f"{text} {_('The platform said:')} “{upstream_message}”"
+        said = _("The platform said:")
+        text = f"{text} {said} “{upstream_message}”"
     return text
 
 
@@ -105,7 +106,9 @@ class VosClient:
         retry = Retry(
             total=settings.VOS_RETRIES,
             connect=settings.VOS_RETRIES,
-            read=settings.VOS_RETRIES,
+            # A read timeout means a slow platform: asking again multiplies the wait
+            # past any page's patience. Connection errors, 429 and 5xx are retried.
+            read=0,
             status=settings.VOS_RETRIES,
             other=0,
             allowed_methods={"GET"},

@@ -1,6 +1,7 @@
 """The calls page, its export and refresh, as a support person uses them."""
 
 import csv
+import time
 import io
 import re
 from datetime import timedelta
@@ -287,3 +288,13 @@ def test_blank_dates_mean_yesterday(logged_in, account, sim, yesterday):
     response = logged_in.get(reverse("calls"), {"date_from": "", "date_to": ""})
     assert response.status_code == 200
     assert response.context["filter"].days() == [yesterday]
+
+
+def test_a_slow_platform_does_not_hold_the_page(logged_in, account, sim, settings):
+    settings.PAGE_SYNC_SECONDS = 1
+    settings.VOS_READ_TIMEOUT = 30
+    sim.set_faults(delay={"seconds": 4})
+    started = time.monotonic()
+    response = logged_in.get(reverse("calls"), HTTP_ACCEPT_LANGUAGE="en")
+    assert time.monotonic() - started < 3
+    assert "did not answer in time" in response.content.decode()
