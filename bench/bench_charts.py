@@ -12,39 +12,21 @@ times are server time (no network, no browser).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import sqlite3
-import statistics
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DB_PATH = ROOT / "bench" / "data" / "charts.sqlite3"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+DB_PATH = common.DATA / "charts.sqlite3"
 DAYS = 365
 CALLS_PER_DAY = 2000
 USERNAME = "bench-charts"
 PLATFORM_USER = "5832d184-dd53-42a0-8ace-0bf8d660f4cc"
 TOKEN = "bench-charts-token-0123456789abcdef"
 TARGET_MS = 100
-
-
-def setup_django() -> None:
-    """Point Django at the benchmark's own SQLite file; it must be set before setup."""
-    DB_PATH.parent.mkdir(parents=True, exist_ok=True)
-    os.environ["SQLITE_PATH"] = str(DB_PATH)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-    from django.conf import settings
-
-    if settings.configured and settings.DATABASES["default"]["NAME"] != str(DB_PATH):
-        raise RuntimeError("Django is already set up with another database: run "
-                           "bench_charts in a process of its own.")
-    django.setup()
 
 
 def stored_account(days):
@@ -56,7 +38,6 @@ def stored_account(days):
     from dashboard.models import Credential, SyncState, VosAccount
     from dashboard.simulator import SimulatorConfig, start_simulator
 
-    call_command("migrate", interactive=False, verbosity=0)
     user, _created = get_user_model().objects.get_or_create(username=USERNAME)
     credential = Credential.objects.filter(user=user).first()
     if credential is None:
@@ -105,9 +86,8 @@ def measure(client, url: str, runs: int) -> dict:
             times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.status_code
         queries.append(len(captured))
-    times.sort()
-    return {"median_ms": statistics.median(times),
-            "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
+    figures = common.summarise(times)
+    return {"median_ms": figures["median"], "p95_ms": figures["p95"],
             "queries": max(queries), "bytes": len(response.content)}
 
 
@@ -126,26 +106,9 @@ def measure_data(account, start, end, runs: int) -> dict:
             page = charts.chart_page(account=account, start=start, end=end, now=timezone.now())
             chart_display.chart_data(page, urls={}, batch_days=3, text={})
             times.append((time.perf_counter() - started) * 1000)
-    times = sorted(times[2:])
-    return {"median_ms": statistics.median(times),
-            "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
+    figures = common.summarise(times[2:])
+    return {"median_ms": figures["median"], "p95_ms": figures["p95"],
             "queries": len(captured), "bytes": 0}
-
-
-def machine() -> str:
-    import django
-
-    processor = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                processor = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{processor or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"Django {django.get_version()}, {platform.system()} {platform.release()}")
 
 
 def main(argv=None) -> dict:
@@ -153,7 +116,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--runs", type=int, default=15, help="timed runs per figure (≥ 7)")
     args = parser.parse_args(argv)
     runs = max(args.runs, 7)
-    setup_django()
+    common.setup_django(DB_PATH.name)
 
     from django.test import Client
     from django.urls import reverse
@@ -190,8 +153,8 @@ def main(argv=None) -> dict:
     headline = figures[f"charts page, {DAYS} days"]["median_ms"]
     print(f"target: ≤ {TARGET_MS} ms median for the {DAYS}-day page: "
           f"{'met' if headline <= TARGET_MS else 'NOT met'}")
-    print(f"machine: {machine()}")
-    return {"figures": figures, "machine": machine(), "sync_seconds": sync_seconds}
+    print(f"machine: {common.machine()}")
+    return {"figures": figures, "machine": common.machine(), "sync_seconds": sync_seconds}
 
 
 if __name__ == "__main__":
