@@ -89,3 +89,29 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_the_token_is_in_no_response_body_or_header(client, user, account, sim, settings, all_logs):
+    from tests.conftest import TOKEN
+
+    settings.VOS_RETRIES = 0
+    client.force_login(user)
+    user.is_staff = user.is_superuser = True
+    user.save()
+    urls = [reverse("calls"), reverse("calls-export-csv"), reverse("calls-export-xlsx"),
+            reverse("charts"), reverse("charts-export-csv"),
+            reverse("admin:dashboard_credential_changelist"),
+            reverse("admin:dashboard_credential_change", args=[account.credential_id]),
+            reverse("admin:auth_user_change", args=[user.pk]),
+            reverse("admin:dashboard_syncstate_changelist")]
+    for fault in (None, {"status": {"code": 500}}, {"envelope_error": True}):
+        sim.reset()
+        if fault:
+            sim.set_faults(**fault)
+        client.post(reverse("calls-refresh"), {"query": ""})
+        for url in urls:
+            response = client.get(url)
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            assert TOKEN.encode() not in body, url
+            assert all(TOKEN not in value for value in response.headers.values()), url
+    assert all(TOKEN not in record.getMessage() for record in all_logs.records)
