@@ -82,6 +82,11 @@ class CredentialAdmin(OwnCredentialsMixin, admin.ModelAdmin):
             obj.user = request.user
         super().save_model(request, obj, form, change)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # No account listed means the platform's first one: make it pickable on the pages.
+        form.instance.accounts_to_sync()
+
     @admin.action(description=_("Test connection (fetch yesterday)"))
     def test_connection(self, request, queryset):
         for credential in queryset:

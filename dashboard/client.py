@@ -91,7 +91,6 @@ class DayAnswer:
     records: list
     total: int | None  # meta.total when paged, None for a bare list
     pages: int
-    requests: int
 
 
 class VosClient:
@@ -153,7 +152,7 @@ class VosClient:
         meta = first.get("meta")
         records = _records_of(first)
         if meta is None:
-            return DayAnswer(records=records, total=None, pages=1, requests=1)
+            return DayAnswer(records=records, total=None, pages=1)
 
         total, last_page = _read_meta(meta)
         page_rows = {1: records}
@@ -180,7 +179,7 @@ class VosClient:
             raise UpstreamError(
                 "incomplete", detail=f"expected {total} records, received {len(received)}"
             )
-        return DayAnswer(records=received, total=total, pages=last_page, requests=last_page)
+        return DayAnswer(records=received, total=total, pages=last_page)
 
     def _get_envelope(self, params: dict, deadline: float) -> dict:
         """One request → the decoded envelope (code 200). Raises UpstreamError."""

@@ -113,3 +113,13 @@ def test_the_test_connection_action_reports_success_and_the_platform_error(clien
     body = failed.content.decode()
     assert "令牌无效或已过期" in body
     assert TOKEN not in body
+
+
+def test_a_credential_without_accounts_gets_the_platforms_first_account(client, staff):
+    client.force_login(staff)
+    client.post(reverse("admin:dashboard_credential_add"),
+                form_data(token=TOKEN, **{"accounts-0-account_id": "", "accounts-0-label": ""}))
+    credential = Credential.objects.get()
+    assert [account.account_id for account in credential.accounts.all()] == [None]
+    page = client.get(reverse("calls"))
+    assert page.context["account"].credential == credential
