@@ -4,9 +4,17 @@ import socket
 import time
 
 import pytest
+from django.utils import translation
 
 from dashboard.client import UpstreamError, VosClient
 from tests.conftest import PLATFORM_USER, TOKEN
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are asserted in English; the project's default language is Chinese."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
