@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from dashboard.models import CallStats, SyncState, VosAccount, with_rates
-from dashboard.sync import needs_fetch
+from dashboard.sync import days_between, needs_fetch
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
@@ -30,10 +30,6 @@ _FEE_RATE_PLACES = Decimal("0.0001")
 
 
 # --- dates ----------------------------------------------------------------------------
-
-def days_between(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
-
 
 def previous_period(start: date, end: date) -> tuple[date, date]:
     """The same number of days immediately before the range (a month is compared with

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dashboard.models import CallRecord, CallStats
 from dashboard.phone import number_key
+from dashboard.sync import days_between
 
 MAX_RANGE_DAYS = 31
 MAX_FEE = 10**9
@@ -22,15 +23,22 @@ def yesterday():
     return timezone.localdate() - timedelta(days=1)
 
 
+def check_date_range(form: forms.Form, *, max_days: int) -> None:
+    """Form errors on date_to for a range that runs backwards or is longer than max_days
+    (the calls and charts pages share the rule, with their own limits)."""
+    start, end = form.cleaned_data.get("date_from"), form.cleaned_data.get("date_to")
+    if not (start and end):
+        return
+    if end < start:
+        form.add_error("date_to", _("The end date is before the start date."))
+    elif (end - start).days + 1 > max_days:
+        form.add_error("date_to", _("Choose at most %(days)d days.") % {"days": max_days})
+
+
 class CallFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end:
-            if end < start:
-                self.add_error("date_to", _("The end date is before the start date."))
-            elif (end - start).days + 1 > MAX_RANGE_DAYS:
-                self.add_error("date_to", _("Choose at most %(days)d days.") % {"days": MAX_RANGE_DAYS})
+        check_date_range(self, max_days=MAX_RANGE_DAYS)
         return cleaned
 
 
@@ -99,7 +107,7 @@ class CallFilter(django_filters.FilterSet):
         """The days the form asks for (valid forms only)."""
         start = self.form.cleaned_data["date_from"]
         end = self.form.cleaned_data.get("date_to") or start
-        return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        return days_between(start, end)
 
     def filter_number(self, queryset, name, value):
         key = number_key(value)

@@ -121,11 +121,6 @@ class VosAccount(models.Model):
 
 
 class CallRecordQuerySet(models.QuerySet):
-    def for_user(self, user):
-        if user.is_superuser:
-            return self
-        return self.filter(account__credential__user=user)
-
     def summary(self) -> dict:
         """calls, answered, talk_seconds, fees (Decimal) over the whole set, in one query."""
         totals = self.order_by().aggregate(

@@ -45,6 +45,11 @@ class DayResult:
     seconds: float = 0.0
 
 
+def days_between(start: date, end: date) -> list[date]:
+    """Every day from start to end, both included."""
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
 def day_end(day: date) -> datetime:
     """The first instant after `day`, in the project's time zone."""
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), clock.min))

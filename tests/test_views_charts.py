@@ -256,7 +256,7 @@ def test_it_takes_only_posts_with_a_csrf_token(user, account, yesterday):
 def test_it_reads_a_year_of_aggregates_in_a_few_queries(client, account, yesterday,
                                                         django_assert_max_num_queries):
     start = yesterday - timedelta(days=364)
-    days = charts.days_between(start - timedelta(days=365), yesterday)
+    days = sync.days_between(start - timedelta(days=365), yesterday)
     fetched = timezone.now()
     SyncState.objects.bulk_create(SyncState(account=account, day=day, fetched_at=fetched,
                                             rows_stored=1) for day in days)

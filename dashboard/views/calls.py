@@ -23,8 +23,6 @@ DEFAULT_PAGE_SIZE = 50
 class CallsMixin:
     """Reads the filter state from the URL into an account, a valid filterset and days."""
 
-    filterset_class = CallFilter
-
     def load_filters(self, request, params):
         self.account = resolve_account(request, params)
         data = params.copy()

@@ -20,6 +20,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from dashboard import chart_display, charts, sync
+from dashboard.filters import check_date_range
 from dashboard.picker import resolve_account, user_accounts
 
 SYNC_BATCH_DAYS = 3  # per browser request: each answers within PAGE_SYNC_SECONDS
@@ -59,12 +60,8 @@ class ChartRangeForm(forms.Form):
                            % {"day": charts.EARLIEST_DAY.isoformat()})
         if end and end > self.today:
             self.add_error("date_to", _("The end date is in the future."))
-        if start and end and not self.errors:
-            if end < start:
-                self.add_error("date_to", _("The end date is before the start date."))
-            elif (end - start).days + 1 > charts.MAX_RANGE_DAYS:
-                self.add_error("date_to", _("Choose at most %(days)d days.")
-                               % {"days": charts.MAX_RANGE_DAYS})
+        if not self.errors:
+            check_date_range(self, max_days=charts.MAX_RANGE_DAYS)
         return cleaned
 
 

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from dashboard.models import Credential, VosAccount
-from dashboard.sync import FAILED, sync_days
+from dashboard.sync import FAILED, days_between, sync_days
 
 DEMO_USERNAME = "demo"
 DEMO_PLATFORM_USER = "5832d184-dd53-42a0-8ace-0bf8d660f4cc"
@@ -80,8 +80,8 @@ class Command(BaseCommand):
         return credential
 
     def _first_sync(self, credential, days):
-        today = timezone.localdate()
-        wanted = [today - timedelta(days=n) for n in range(days, 0, -1)]
+        yesterday = timezone.localdate() - timedelta(days=1)
+        wanted = days_between(yesterday - timedelta(days=days - 1), yesterday)
 
         def progress(done, total, result):
             self.stdout.write(f"\rSyncing the last {days} days from the simulator: {done}/{total}", ending="")

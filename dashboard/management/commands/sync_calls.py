@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from dashboard.models import Credential
-from dashboard.sync import FAILED, FRESH, SKIPPED, STORED, sync_days
+from dashboard.sync import FAILED, FRESH, SKIPPED, STORED, days_between, sync_days
 
 MAX_DAYS = 366
 
@@ -45,7 +45,7 @@ class Command(BaseCommand):
                     if not options["account"] or a.account_id in options["account"]]
         if not accounts:
             raise CommandError("no VOS account matches")
-        days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        days = days_between(start, end)
 
         interactive = self.stdout.isatty()
         progress = self._bar if interactive else self._line
